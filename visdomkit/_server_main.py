@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import hashlib
 import logging
 import os
 import signal
@@ -66,6 +67,30 @@ def _warn_if_assets_missing() -> None:
         )
 
 
+def _login_credential(env_path: str) -> dict:
+    """visdom's login settings, from environment variables (never from argv, which ps shows).
+
+    visdom reads its cookie secret from ``DEFAULT_ENV_PATH + "COOKIE_SECRET"`` (the user's home);
+    we point that at this server's env folder so each server keeps its own secret.
+    """
+    import secrets
+
+    from visdom.server import app as visdom_app
+    from visdom.utils.server_utils import hash_password
+
+    username = os.environ.get("VISDOM_USERNAME")
+    password = os.environ.get("VISDOM_PASSWORD")
+    if not (username and password):
+        raise SystemExit("--login needs $VISDOM_USERNAME and $VISDOM_PASSWORD")
+    secret_file = os.path.join(env_path, "COOKIE_SECRET")
+    if not os.path.isfile(secret_file):
+        with open(os.open(secret_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(secrets.token_hex(32))
+    visdom_app.DEFAULT_ENV_PATH = env_path
+    client_hash = hashlib.sha256(password.encode("utf-8")).hexdigest()
+    return {"username": username, "password": hash_password(client_hash)}
+
+
 def _watch_parent(parent_pid: int, stop) -> None:
     # When the parent dies we are re-parented; covers SIGKILL of a notebook kernel, where no
     # atexit handler of the parent runs.
@@ -84,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env-path", required=True)
     parser.add_argument("--base-url", default="")
     parser.add_argument("--readonly", action="store_true")
+    parser.add_argument(
+        "--login",
+        action="store_true",
+        help="require a login; credentials from $VISDOM_USERNAME / $VISDOM_PASSWORD",
+    )
     parser.add_argument("--parent-pid", type=int, default=None)
     parser.add_argument("--ready-file", default=None, help="written once the port is bound")
     args = parser.parse_args(argv)
@@ -109,7 +139,11 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_PORT_IN_USE
         raise
     app = Application(
-        port=args.port, base_url=args.base_url, env_path=env_path, readonly=args.readonly
+        port=args.port,
+        base_url=args.base_url,
+        env_path=env_path,
+        readonly=args.readonly,
+        user_credential=_login_credential(env_path) if args.login else None,
     )
     server = tornado.httpserver.HTTPServer(app, max_buffer_size=1024**3)
     server.add_sockets(sockets)

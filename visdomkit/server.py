@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import signal
@@ -54,6 +55,11 @@ class VisdomServer:
         log_path: file the server writes its log to. Defaults to ``server-PORT.log`` in
             ``env_path``.
         readonly: start visdom in read-only mode.
+        username: enable visdom's login with this user name (default: ``$VISDOM_USERNAME``
+            when ``login=True``).
+        password: the login password (default: ``$VISDOM_PASSWORD`` when ``login=True``).
+            Handed to the server through its environment, never its command line or log.
+        login: require a login. ``None`` (default) enables it when a username is given.
         startup_timeout: seconds to wait for the server to answer.
 
     Example:
@@ -70,6 +76,9 @@ class VisdomServer:
         env_path: str | os.PathLike[str] | None = None,
         log_path: str | os.PathLike[str] | None = None,
         readonly: bool = False,
+        username: str | None = None,
+        password: str | None = None,
+        login: bool | None = None,
         startup_timeout: float = 60.0,
     ) -> None:
         if port is not None and (
@@ -83,6 +92,19 @@ class VisdomServer:
         self.env_path = Path(env_path) if env_path is not None else default_env_path()
         self._log_path = Path(log_path) if log_path is not None else None
         self.readonly = readonly
+        if login is None:
+            login = username is not None
+        if login:
+            username = username or os.environ.get("VISDOM_USERNAME")
+            password = password or os.environ.get("VISDOM_PASSWORD")
+            if not (username and password):
+                raise ValueError(
+                    "login needs a username and a password: pass username=/password= or set "
+                    "VISDOM_USERNAME and VISDOM_PASSWORD"
+                )
+        self.login = bool(login)
+        self.username = username if login else None
+        self._password = password if login else None
         self.startup_timeout = startup_timeout
         self.port: int | None = None
         self._proc: subprocess.Popen | None = None
@@ -103,6 +125,11 @@ class VisdomServer:
     def log_path(self) -> Path:
         """The server's log file."""
         return self._log_path or self.env_path / f"server-{self.port}.log"
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        """``{"username": ..., "password": ...}`` for clients when login is on, else ``{}``."""
+        return {"username": self.username, "password": self._password} if self.login else {}
 
     @property
     def pid(self) -> int | None:
@@ -177,6 +204,10 @@ class VisdomServer:
         ]
         if self.readonly:
             cmd.append("--readonly")
+        env = dict(os.environ)
+        if self.login:
+            cmd.append("--login")
+            env.update(VISDOM_USERNAME=self.username, VISDOM_PASSWORD=self._password)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._ready_file().unlink(missing_ok=True)
         with open(self.log_path, "ab") as logfile:
@@ -188,6 +219,7 @@ class VisdomServer:
                 stdout=logfile,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env=env,
             )
         try:
             self._wait_until_ready()
@@ -228,10 +260,8 @@ class VisdomServer:
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _tail(path: Path, lines: int = 20) -> str:

@@ -43,7 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--env-path", help="folder for the local server's envs")
     demo.add_argument("--run-dir", default="runs", help="Lightning run folder (default: runs)")
     demo.add_argument(
-        "--stages", default="1,3", help="comma-separated stages to run: 1 and/or 3 (default 1,3)"
+        "--stages",
+        default="1,3,4",
+        help="comma-separated stages: 1 (loop), 3 (Lightning), 4 (gradient norms; needs 3)",
     )
 
     serve = sub.add_parser("serve", help="run a local Visdom server until Ctrl-C")

@@ -41,7 +41,7 @@ def run_demo(
     fast: bool = False,
     run_dir: str | Path = "runs",
     progress: bool = False,
-    stages: tuple[str, ...] = ("1", "3"),
+    stages: tuple[str, ...] = ("1", "3", "4"),
     seed: int = 0,
 ) -> DemoResult:
     """Train the demo model and stream every stage's plots to ``server`` in env ``env``.
@@ -53,8 +53,8 @@ def run_demo(
         fast: shrink the data (1,024 training / 512 validation digits) for a quick run.
         run_dir: folder for the Lightning logger's run files.
         progress: show progress bars.
-        stages: which stages to run: ``"1"`` (hand-written loop) and/or ``"3"`` (Lightning with
-            the logger and the gradient monitor, stages 3 and 4 of the notebooks).
+        stages: which stages to run: ``"1"`` (hand-written loop), ``"3"`` (Lightning with
+            VisdomLogger), ``"4"`` (adds GradientNormLogger to the stage-3 run; needs ``"3"``).
         seed: seeds torch, the data split and the shuffling.
 
     Returns:
@@ -62,14 +62,15 @@ def run_demo(
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    unknown = set(stages) - {"1", "3"}
-    if unknown:
-        raise ValueError(f"stages must be drawn from ('1', '3'), got {sorted(unknown)}")
+    unknown = set(stages) - {"1", "3", "4"}
+    if unknown or ("4" in stages and "3" not in stages):
+        raise ValueError(
+            f"stages must be drawn from ('1', '3', '4'), and '4' needs '3'; got {stages!r}"
+        )
     from visdomkit.data import mnist_loaders
 
     start = time.perf_counter()
     train_loader, val_loader, data = mnist_loaders(batch_size=64, fast=fast, seed=seed)
-    log.info("data: %s", data.description)
     result = DemoResult(env=env, data_description=data.description, seconds=0.0)
     if "1" in stages:
         t0 = time.perf_counter()
@@ -77,7 +78,18 @@ def run_demo(
         result.stage_seconds["1"] = time.perf_counter() - t0
     if "3" in stages:
         t0 = time.perf_counter()
-        _stage3(server, env, train_loader, val_loader, epochs, progress, seed, Path(run_dir), fast)
+        _stage3(
+            server,
+            env,
+            train_loader,
+            val_loader,
+            epochs,
+            progress,
+            seed,
+            Path(run_dir),
+            fast,
+            with_gradients="4" in stages,
+        )
         result.stage_seconds["3"] = time.perf_counter() - t0
     result.seconds = time.perf_counter() - start
     return result
@@ -112,7 +124,9 @@ def _stage1(server, env, train_loader, val_loader, epochs, progress, seed) -> No
         plotter.flush()
 
 
-def _stage3(server, env, train_loader, val_loader, epochs, progress, seed, run_dir, fast) -> None:
+def _stage3(
+    server, env, train_loader, val_loader, epochs, progress, seed, run_dir, fast, with_gradients
+) -> None:
     import lightning as L
 
     from visdomkit.gradients import GradientNormLogger

@@ -20,6 +20,9 @@ _LAZY = {
     "VisdomLogger": "visdomkit.lightning",
     "GradientNormMonitor": "visdomkit.callbacks",
     "GradientNormLogger": "visdomkit.gradients",
+    "expose": "visdomkit.tunnel",
+    "show": "visdomkit.display",
+    "Tunnel": "visdomkit.tunnel",
 }
 
 __all__ = [*_LAZY, "__version__"]

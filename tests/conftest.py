@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
 import visdom
 
 from visdomkit.server import VisdomServer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_run_dir(tmp_path_factory):
+    """Journals of transports that get no run_dir go to a temp folder, not ~/.visdomkit."""
+    previous = os.environ.get("VISDOMKIT_RUN_DIR")
+    os.environ["VISDOMKIT_RUN_DIR"] = str(tmp_path_factory.mktemp("runs"))
+    yield
+    if previous is None:
+        os.environ.pop("VISDOMKIT_RUN_DIR", None)
+    else:
+        os.environ["VISDOMKIT_RUN_DIR"] = previous
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,13 @@ Lightning import until a name that needs them is used).
 from __future__ import annotations
 
 import importlib
-import logging
 from typing import Any
 
 __version__ = "0.1.0"
 
-logging.getLogger("visdomkit").addHandler(logging.NullHandler())
+# No NullHandler on purpose: without logging configured, our warnings (the server went away,
+# it is back, a metric was skipped) reach stderr through logging's last-resort handler, once
+# each. Configure the "visdomkit" logger to route or silence them.
 
 _LAZY = {
     "VisdomServer": "visdomkit.server",

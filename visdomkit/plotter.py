@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
-from visdomkit.transport import Transport
+from visdomkit.transport import DEFAULT_MAX_POINTS, Transport
 
 
 class LinePlotter:
     """One Visdom window per metric name, created on first use and appended to afterwards.
+
+    Logging returns at once: points go to a background :class:`~visdomkit.transport.Transport`
+    that batches them, journals them in ``run_dir`` and survives a server that is slow or down.
 
     Args:
         env: Visdom env to draw in.
         server: URL such as ``http://127.0.0.1:8097``, a :class:`~visdomkit.VisdomServer`, or
             ``None`` for ``$VISDOMKIT_SERVER`` / the default local server.
         xlabel: label of every window's x axis.
-        transport: share an existing :class:`~visdomkit.transport.Transport` instead.
+        transport: share an existing :class:`~visdomkit.transport.Transport` instead (then
+            ``server``, ``run_dir`` and ``max_points`` are ignored).
+        run_dir: folder for the journal of every point (default:
+            :func:`visdomkit.transport.default_run_dir`).
+        max_points: the most points a window shows; longer curves are decimated on the
+            dashboard (the journal keeps them all).
 
     Example:
         >>> plotter = LinePlotter(env="mnist", server="http://127.0.0.1:8097")  # doctest: +SKIP
@@ -32,31 +41,52 @@ class LinePlotter:
         *,
         xlabel: str = "epoch",
         transport: Transport | None = None,
+        run_dir: str | os.PathLike[str] | None = None,
+        max_points: int = DEFAULT_MAX_POINTS,
     ) -> None:
-        self.transport = transport or Transport(server, env)
+        self.transport = transport or Transport(server, env, run_dir=run_dir, max_points=max_points)
         self.xlabel = xlabel
 
     @property
     def env(self) -> str:
+        """The Visdom env the windows are in."""
         return self.transport.env
 
     def log(self, metrics: Mapping[str, Any], step: float | None = None) -> None:
-        """Queue one point per metric at x = ``step`` (``None``: the next x of each window)."""
-        for name, value in metrics.items():
-            self.transport.append(name, step, value, xlabel=self.xlabel, ylabel=name)
+        """Queue one point per metric at x = ``step`` (``None``: the next x of each window).
+
+        Values may be Python or numpy numbers or 1-element tensors; NaN/Inf show as gaps; a bad
+        value (a string, ``None``, a tensor with several elements) is skipped with one warning
+        per metric. A ``step`` at or before a window's last x replaces the points from that x on
+        (a resumed run), so lines never zig-zag back.
+
+        Example:
+            >>> plotter.log({"loss": loss.detach(), "lr": 0.01}, step=epoch)  # doctest: +SKIP
+        """
+        self.transport.log(metrics, x=step, xlabel=self.xlabel)
+
+    def text(self, name: str, text: str, *, title: str | None = None) -> None:
+        """Show ``text`` (HTML allowed) in pane ``name``, replacing what it showed before.
+
+        Example:
+            >>> plotter.text("hparams", "<b>lr</b>: 0.01")  # doctest: +SKIP
+        """
+        self.transport.text(name, text, title=title)
 
     def window_id(self, name: str) -> str:
         """The Visdom window id used for metric ``name``."""
         return self.transport.window_id(name)
 
     def flush(self, timeout: float | None = 10.0) -> bool:
+        """Wait until the server holds every point; ``False`` on timeout or if it is down."""
         return self.transport.flush(timeout)
 
-    def close(self) -> None:
-        self.transport.close()
+    def close(self, timeout: float | None = 10.0) -> bool:
+        """Flush and stop the transport's threads (logging again restarts them)."""
+        return self.transport.close(timeout)
 
     def __enter__(self) -> LinePlotter:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: Any) -> None:
         self.close()

@@ -1,0 +1,1 @@
+"""Small models, data and scripts for the VisdomLogger tests (DDP and LightningCLI subprocesses)."""

@@ -80,18 +80,22 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    handler = {
+    # Our own messages at INFO; other libraries (Lightning logs through its own handler) as
+    # they configure themselves.
+    ours = logging.getLogger("visdomkit")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    ours.addHandler(handler)
+    ours.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    ours.propagate = False
+    command = {
         "demo": _demo,
         "serve": _serve,
         "assets": _assets,
         "replay": _replay,
         "bench": _bench,
     }[args.command]
-    return handler(args)
+    return command(args)
 
 
 def _server(args):

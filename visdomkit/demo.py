@@ -9,6 +9,7 @@ per parameter and the total): 15 plots in all.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -136,11 +137,15 @@ def _stage3(
     L.seed_everything(seed, verbose=False)
     module = LitClassifier(lr=1e-3)
     logger = VisdomLogger(save_dir=run_dir, name="demo", env=env, server=server)
-    with GradientNormLogger(module.model, env=env, server=server) as grads:
+    with contextlib.ExitStack() as stack:
+        callbacks = []
+        if with_gradients:
+            grads = stack.enter_context(GradientNormLogger(module.model, env=env, server=server))
+            callbacks.append(grads.lightning_callback())
         trainer = L.Trainer(
             max_epochs=epochs,
             logger=logger,
-            callbacks=[grads.lightning_callback()],
+            callbacks=callbacks,
             accelerator="cpu",
             devices=1,
             enable_checkpointing=False,

@@ -12,6 +12,7 @@ STAMP := $(VENV)/.visdomkit-installed
 EXTRAS ?= dev,notebooks
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
+SCREENSHOT_ARGS ?=
 
 .PHONY: setup demo test lint pytest assets screenshot clean
 
@@ -42,6 +43,10 @@ test: lint pytest
 
 assets: $(STAMP)
 	$(VPY) -m visdomkit assets install
+
+# The README's pictures (images/1.png, 2.png, 3.png): runs the demo, photographs it in Chromium.
+screenshot: $(STAMP)
+	$(VPY) -m visdomkit screenshot $(SCREENSHOT_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

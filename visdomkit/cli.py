@@ -1,4 +1,4 @@
-"""Command line: ``python -m visdomkit demo | serve | assets | replay | bench``."""
+"""Command line: ``python -m visdomkit demo | serve | assets | replay | bench | screenshot``."""
 
 from __future__ import annotations
 
@@ -75,6 +75,21 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run a benchmark and print its table")
     bench.add_argument("name", choices=BENCHMARKS)
     bench.add_argument("args", nargs=argparse.REMAINDER, help="options of that benchmark")
+
+    from visdomkit import screenshot  # cheap: Playwright is imported only when a browser opens
+
+    screenshot.add_arguments(
+        sub.add_parser(
+            "screenshot",
+            help="run the demo and save the README's dashboard pictures (images/1-3.png)",
+            description=(
+                "Run the demo on a fresh local server and save pictures of the dashboard as "
+                "headless Chromium shows it: 1.png after stage 1 (3 plots), 2.png after stage 3 "
+                "(6 plots), 3.png after the whole demo (15 plots). Needs Playwright for Python "
+                "and a Chromium (Debian: apt-get install chromium)."
+            ),
+        )
+    )
     return parser
 
 
@@ -94,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         "assets": _assets,
         "replay": _replay,
         "bench": _bench,
+        "screenshot": _screenshot,
     }[args.command]
     return command(args)
 
@@ -200,3 +216,9 @@ def _replay(args) -> int:
 def _bench(args) -> int:
     module = importlib.import_module(f"visdomkit.bench.{args.name}")
     return module.main(args.args)
+
+
+def _screenshot(args) -> int:
+    from visdomkit.screenshot import run
+
+    return run(args)

@@ -166,3 +166,14 @@ def test_login_refuses_anonymous_writes_and_accepts_credentials(tmp_path, monkey
         assert authed.win_exists("ok", env="locked")
         assert not authed.win_exists("nope", env="locked")
     assert "s3cret-pw" not in server.log_path.read_text()
+
+
+def test_relative_favicon_link_resolves_on_every_page(visdom_server):
+    # visdom's page links "favicon.png" relative to /env/NAME; stock visdom answers it with a 404
+    # that browsers log as a console error on every dashboard.
+    for path in ("/favicon.png", "/env/favicon.png", "/compare/favicon.png"):
+        answer = requests.get(visdom_server.url + path, timeout=10)
+        assert answer.status_code == 200, path
+        assert answer.headers["Content-Type"] == "image/png"
+        assert answer.content.startswith(b"\x89PNG")
+    assert requests.get(visdom_server.url + "/env/no_such_env", timeout=10).status_code == 404

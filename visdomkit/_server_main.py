@@ -9,10 +9,12 @@ orphan), and applies :func:`apply_tornado_shim` to this process only.
 from __future__ import annotations
 
 import argparse
+import base64
 import errno
 import hashlib
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -47,6 +49,33 @@ def apply_tornado_shim() -> None:
     # visdom switches tornado's debug mode on, which implies autoreload: a server that restarts
     # itself whenever a Python file changes. Not for a managed child process.
     visdom_app.tornado_settings["autoreload"] = False
+
+
+# A 1×1 transparent PNG.
+_FAVICON = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+
+
+def serve_favicon(app, base_url: str = "") -> None:
+    """Answer the page's relative ``favicon.png`` link on every page.
+
+    visdom's page links ``favicon.png`` relative to the page, so ``/env/NAME`` asks for
+    ``/env/favicon.png``, which visdom's env handler answers with a 404 ("Environment
+    'favicon.png' not found") that the browser logs as a console error on every dashboard.
+    """
+    import tornado.web
+    from tornado.routing import PathMatches, Rule
+
+    class FaviconHandler(tornado.web.RequestHandler):
+        def get(self) -> None:
+            self.set_header("Content-Type", "image/png")
+            self.set_header("Cache-Control", "max-age=86400")
+            self.write(_FAVICON)
+
+    pattern = rf"{re.escape(base_url)}(?:/env|/compare)?/favicon\.png"
+    router = app.wildcard_router
+    router.rules.insert(0, router.process_rule(Rule(PathMatches(pattern), FaviconHandler)))
 
 
 def _warn_if_assets_missing() -> None:
@@ -145,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         readonly=args.readonly,
         user_credential=_login_credential(env_path) if args.login else None,
     )
+    serve_favicon(app, args.base_url)
     server = tornado.httpserver.HTTPServer(app, max_buffer_size=1024**3)
     server.add_sockets(sockets)
     loop = tornado.ioloop.IOLoop.current()

@@ -85,11 +85,10 @@ SELECTORS: dict[str, str] = {
     "marker": ".points path.point",
 }
 
-#: Console errors that stock visdom 0.3.0 produces on every ``/env/NAME`` page and that say
-#: nothing about the dashboard: ``index.html`` links ``favicon.png`` relative to the page, so the
-#: browser asks ``/env/favicon.png``, which visdom answers as an unknown env with 404. Matched
-#: against the URL the message is about, so any other failing request still counts.
-IGNORED_ERROR_URLS = (re.compile(r"/env/favicon\.png(\?.*)?$"),)
+#: Console errors to disregard, matched against the URL the message is about. Empty: stock
+#: visdom's one page-wide error (a 404 for the relative ``/env/favicon.png`` link) is fixed in the
+#: server process we launch (``visdomkit._server_main.serve_favicon``), so every error counts.
+IGNORED_ERROR_URLS: tuple[re.Pattern[str], ...] = ()
 
 # Reads every window in one round trip. Line vertices are parsed from each path's "d" (Plotly
 # writes "M x,y L x,y ..."; the coordinates are relative to the plot area, as Plotly's axis

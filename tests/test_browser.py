@@ -135,7 +135,9 @@ def test_stage1_then_stage3_add_their_plots_live(
     held = {w["title"]: w["content"]["data"][0] for w in windows}
     for pane in panes:
         trace, data = pane.traces[0], held[pane.title]
-        assert len(pane.traces) == 1 and trace.markers == 0
+        assert len(pane.traces) == 1
+        assert trace.markers == trace.data_points  # a short series: a marker on every point
+        assert (pane.title == "learning_rate") == (axes(page)[pane.title]["y_type"] == "log")
         assert trace.data_points == len(data["x"]) == 2
         assert len(trace.segments) == 1 and trace.gaps == []
         assert trace.x_range == pytest.approx((min(data["x"]), max(data["x"])), abs=0.02)
@@ -260,6 +262,174 @@ def test_a_long_decimated_window_still_draws(visdom_server, env_name, open_dashb
     assert trace.y_range[1] == pytest.approx(spike, rel=0.02)
     assert page.console_errors == []
     plotter.close()
+
+
+# -- markers, legends, log axes and text panes -----------------------------------------------------
+
+# Per plot window: the legend entries Plotly drew, the y tick labels and the y axis as laid out.
+_READ_AXES_JS = r"""
+() => Object.fromEntries([...document.querySelectorAll('.react-grid-layout > .react-grid-item')]
+  .map((item) => {
+    const bar = item.querySelector('.window > .bar > div.pull-right');
+    const gd = item.querySelector('.js-plotly-plot');
+    if (!gd || !gd._fullLayout) return null;
+    const ya = gd._fullLayout.yaxis;
+    return [bar ? bar.textContent.trim() : '', {
+      legend_entries: gd.querySelectorAll('.legend .traces').length,
+      y_ticks: [...gd.querySelectorAll('.ytick text')].map((t) => t.textContent),
+      y_type: ya.type,
+      y_range: ya.range,
+    }];
+  }).filter((e) => e !== null))
+"""
+
+
+def axes(page: Dashboard) -> dict[str, dict]:
+    """``{window title: {legend_entries, y_ticks, y_type, y_range}}`` for every plot."""
+    return page.page.evaluate(_READ_AXES_JS)
+
+
+def by_title(panes: list[Pane]) -> dict[str, Pane]:
+    return {p.title: p for p in panes}
+
+
+def in_pane(page: Dashboard, title: str, expression: str):
+    """The value of a JavaScript ``expression`` about ``item``, the window titled ``title``."""
+    return page.page.evaluate(
+        """([title, expression]) => {
+             const item = [...document.querySelectorAll('.react-grid-layout > .react-grid-item')]
+               .find((i) => i.querySelector('.window > .bar > div.pull-right')
+                              .textContent.trim() === title);
+             return new Function('item', 'return ' + expression)(item);
+           }""",
+        [title, expression],
+    )
+
+
+def test_short_series_show_markers_and_long_ones_a_plain_line(
+    visdom_server, env_name, open_dashboard
+):
+    plotter = LinePlotter(env=env_name, server=visdom_server, xlabel="step")
+    plotter.log({"one": 0.5}, step=0)  # stage 1 after its first epoch
+    for i in range(5):
+        plotter.log({"few": 1.0 / (i + 1)}, step=i)
+        assert plotter.flush()  # grown by appends, as a live run does
+    for i in range(30):
+        plotter.log({"long": math.sin(i) + 0.1 * i}, step=i)
+    for i in range(30):
+        plotter.transport.append("grouped", i, math.cos(i), series="train")
+    for i in (14, 29):
+        plotter.transport.append("grouped", i, 0.5, series="val")
+    assert plotter.flush()
+
+    page = open_dashboard(env_name)
+    panes = by_title(page.wait_for_panes(4, min_points=1))
+    (one,) = panes["one"].traces
+    assert one.data_points == 1 and one.markers == 1  # a lone point is visible
+    assert panes["few"].traces[0].markers == 5
+    long = panes["long"].traces[0]
+    assert long.markers == 0 and long.line_vertices >= 20  # no clutter on a long line
+    grouped = {t.name: t for t in panes["grouped"].traces}
+    assert grouped["val"].markers == 2 and grouped["train"].markers == 0
+
+    # legends: only the window with two series spends room on one
+    drawn = axes(page)
+    assert drawn["grouped"]["legend_entries"] == 2
+    assert [drawn[t]["legend_entries"] for t in ("one", "few", "long")] == [0, 0, 0]
+
+    # a short series that grows long drops its markers on the open page
+    for i in range(5, 25):
+        plotter.log({"few": 1.0 / (i + 1) + 0.01 * (i % 2)}, step=i)
+    assert plotter.flush()
+    panes = page.wait_until(
+        lambda ps: by_title(ps)["few"].traces and by_title(ps)["few"].traces[0].data_points == 25,
+        timeout=20,
+        what="the 20 appended points",
+    )
+    few = by_title(page.settle())["few"].traces[0]
+    assert few.markers == 0 and few.line_vertices >= 20
+    assert axes(page)["few"]["legend_entries"] == 0
+    assert page.console_errors == []
+    plotter.close()
+
+
+def test_a_constant_learning_rate_on_a_log_axis_reads_0_001(
+    visdom_server, env_name, open_dashboard
+):
+    plotter = LinePlotter(env=env_name, server=visdom_server, log_y={"learning_rate", "decaying"})
+    for epoch in range(3):
+        plotter.log({"learning_rate": 1e-3}, step=epoch)
+    for step, lr in enumerate([1e-2, 5e-3, 2e-3, 1e-3, 0.0, 1e-4, 5e-5]):
+        plotter.log({"decaying": lr}, step=step)  # 0 has no place on a log axis: a gap
+    assert plotter.flush()
+
+    page = open_dashboard(env_name)
+    panes = by_title(page.wait_for_panes(2, min_points=2))
+    drawn = axes(page)
+
+    lr = drawn["learning_rate"]
+    assert lr["y_type"] == "log"
+    assert "0.001" in lr["y_ticks"]  # the constant reads as itself, not as 0
+    low, high = lr["y_range"]  # log10 units
+    assert low < -3 < high
+    trace = panes["learning_rate"].traces[0]
+    assert trace.markers == 3
+    assert trace.y_range == pytest.approx((1e-3, 1e-3), rel=0.01)  # drawn at 0.001
+
+    decaying = panes["decaying"].traces[0]
+    assert len(decaying.segments) == 2  # broken at the 0, not drawn down to the bottom
+    assert decaying.y_range[0] == pytest.approx(5e-5, rel=0.02)
+    assert decaying.gaps[0] == pytest.approx((3.0, 5.0), abs=0.05)
+    assert not any("μ" in t for t in drawn["decaying"]["y_ticks"])  # 0.0001, not 100μ
+    assert page.console_errors == []
+    plotter.close()
+
+
+@pytest.mark.slow
+def test_the_lightning_panes_are_readable(visdom_server, env_name, open_dashboard, tmp_path):
+    from visdomkit import VisdomLogger
+    from visdomkit.training import LitClassifier
+
+    logger = VisdomLogger(tmp_path, name="demo", env=env_name, server=visdom_server)
+    logger.log_hyperparams({"lr": 1e-3, "batch_size": 64})
+    logger.log_graph(LitClassifier(lr=1e-3))
+    logger.log_metrics({"train_loss": 0.5}, step=3)
+    logger.finalize("success")
+
+    page = open_dashboard(env_name)
+    panes = by_title(page.wait_for_panes(4, plots=1, titles=["hparams", "model", "status"]))
+    assert overlapping(list(panes.values())) == []
+
+    # key and value cells stand apart ("lr 0.001", not "lr0.001")
+    cells = in_pane(
+        page,
+        "hparams",
+        """[...item.querySelector('tr').querySelectorAll('td')].map((td) => {
+             const r = td.getBoundingClientRect(); return [td.textContent, r.left, r.right];
+           })""",
+    )
+    (key, _, key_right), (value, value_left, _) = cells
+    assert (key, value) == ("lr", "0.001")
+    assert value_left - key_right >= 8
+    assert panes["hparams"].text.split() == ["lr", "0.001", "batch_size", "64"]
+
+    # the whole model summary fits its pane: nothing hidden to the right
+    fit = in_pane(
+        page,
+        "model",
+        """((pre) => [pre.scrollWidth, pre.clientWidth, pre.getBoundingClientRect().right,
+                    item.getBoundingClientRect().right])(item.querySelector('pre'))""",
+    )
+    scroll_width, client_width, pre_right, pane_right = fit
+    assert scroll_width <= client_width and pre_right <= pane_right
+    assert "Total params" in panes["model"].text
+
+    # the status names the run, not this machine's folders
+    status = panes["status"].text
+    assert "demo/version_0" in status and str(tmp_path) not in status
+    assert "success" in status and "UTC" in status
+    assert page.console_errors == []
+    logger._transport.close()
 
 
 # -- pictures, helpers and the command line -------------------------------------------------------

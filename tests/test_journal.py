@@ -93,6 +93,8 @@ def test_replay_appends_only_what_the_server_lacks(visdom_server, env_name, tmp_
     assert summary.appended == 1 and summary.created == 2
     assert summary.skipped == 40 and summary.uploaded == 162
     assert xy(visdom_server, env_name, "loss")[0] == [float(s) for s in range(101)]
+    # the append leaves a one-series window without a legend
+    assert pane(visdom_server, env_name, "loss")["content"]["layout"]["showlegend"] is False
 
 
 def test_replay_rewrites_a_window_that_disagrees(visdom_server, env_name, tmp_path):
@@ -153,3 +155,32 @@ def test_replay_refuses_a_bad_env_or_a_missing_journal(tmp_path):
         replay(tmp_path / "nope.jsonl", DOWN)
     with pytest.raises(wire.VisdomUnavailable):
         replay(t.journal_path, DOWN)
+
+
+def test_replay_recreates_log_axes_and_pane_sizes_and_stays_idempotent(
+    visdom_server, env_name, tmp_path
+):
+    t = Transport(DOWN, "axes", run_dir=tmp_path, flush_interval=0.05)
+    for step, lr in enumerate([1e-3, 1e-3, 0.0, 5e-4]):  # a 0 cannot sit on a log axis
+        t.append("lr", step, lr, ytype="log")
+        t.append("loss", step, 1.0 / (step + 1))
+    t.text("summary", "<pre>wide</pre>", width=500, height=260)
+    t.close(timeout=1)
+    records = [json.loads(line) for line in t.journal_path.read_text().splitlines()]
+    wins = {r["name"]: r for r in records if r["t"] == "win"}
+    assert (wins["lr"]["ytype"], wins["loss"]["ytype"]) == ("log", "linear")
+    (text,) = [r for r in records if r["t"] == "text"]
+    assert (text["width"], text["height"]) == (500, 260)
+
+    first = replay(t.journal_path, visdom_server, env_name)
+    assert first.created == 3
+    lr = pane(visdom_server, env_name, "lr")
+    assert lr["content"]["layout"]["yaxis"]["type"] == "log"
+    assert lr["content"]["layout"]["showlegend"] is False
+    assert xy(visdom_server, env_name, "lr")[1] == [1e-3, 1e-3, None, 5e-4]  # 0 is a gap
+    assert pane(visdom_server, env_name, "loss")["content"]["layout"]["yaxis"]["type"] == "linear"
+    summary = pane(visdom_server, env_name, "summary")
+    assert (summary["width"], summary["height"]) == (500, 260)
+
+    again = replay(t.journal_path, visdom_server, env_name)  # the gap matches the 0
+    assert again.uploaded == 0 and again.unchanged == 3

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import pickle
+import re
 import subprocess
 import sys
 from argparse import Namespace
@@ -377,6 +378,36 @@ def test_validate_and_test_only_runs(tmp_path, make_logger, viz, env_name):
     assert points(held["val_acc"])[0] == [0]
     assert points(held["test_acc"])[0] == [0]
     assert "success" in text_of(held["status"])
+
+
+def test_panes_read_well_on_any_machine(tmp_path, make_logger, viz, env_name):
+    logger = make_logger(name="exp")
+    logger.log_hyperparams({"lr": 1e-3, "batch_size": 64})
+    logger.log_graph(TinyModule())
+    logger.log_metrics({"loss": 0.5}, step=7)
+    logger.finalize("success")
+    flush(logger)
+    held = windows(viz, env_name)
+
+    # cells spaced apart: visdom's page collapses table borders, which ignores border-spacing
+    hparams = text_of(held["hparams"])
+    assert "border-collapse:separate" in hparams and "<td>lr</td><td>0.001</td>" in hparams
+
+    # the summary's <pre> is sized to fit: a pane wider than visdom's default, and it scrolls
+    model = held["model"]
+    assert "<pre" in text_of(model) and "overflow:auto" in text_of(model)
+    summary = text_of(model).split(">", 1)[1].rsplit("</pre>", 1)[0]
+    widest = max(len(line) for line in summary.splitlines())
+    assert model["width"] >= widest * 7 and model["height"] >= 150
+
+    # the run by its name; its absolute folder only as the tooltip
+    status = text_of(held["status"])
+    shown = re.sub(r"<[^>]*>", " ", status)
+    assert "exp/version_0" in shown
+    assert str(tmp_path) not in shown
+    assert f'title="{os.path.abspath(logger.log_dir)}"' in status
+    assert "UTC" in shown and "elapsed" in shown and "success" in shown
+    assert re.search(r"last&nbsp;step\s+7\b", shown)
 
 
 class FailingModule(TinyModule):

@@ -342,3 +342,105 @@ def test_a_new_transport_continues_a_window_already_on_the_server(
         fresh.append("loss", 0, 3.0)  # a new run from step 0 replaces the curve
         assert fresh.flush(10)
     assert traces(viz, env_name, window_id("loss"))["loss"] == ([0.0], [3.0])
+
+
+# -- how windows are drawn: legend, markers, log axis, pane size --------------------------------
+
+
+def layout(viz, env: str, name: str) -> dict:
+    return json.loads(viz.get_window_data(window_id(name), env=env))["content"]["layout"]
+
+
+def test_the_legend_shows_only_with_several_series(transport, viz, env_name):
+    for step in range(3):  # a flush per point: the window grows by appends
+        transport.append("loss", step, 1.0 / (step + 1))
+        transport.append("grouped", step, float(step), series="train")
+        assert transport.flush(10)
+    assert transport.stats.requests > transport.stats.rewrites  # appends did happen
+    assert layout(viz, env_name, "loss")["showlegend"] is False
+    assert layout(viz, env_name, "grouped")["showlegend"] is False
+
+    transport.append("grouped", 0, 5.0, series="val")  # a second series: now a legend
+    assert transport.flush(10)
+    assert layout(viz, env_name, "grouped")["showlegend"] is True
+    for step in range(3, 5):  # appends to one of two series keep it
+        transport.append("grouped", step, float(step), series="train")
+        assert transport.flush(10)
+    assert layout(viz, env_name, "grouped")["showlegend"] is True
+    assert layout(viz, env_name, "loss")["showlegend"] is False
+
+
+def test_traces_leave_the_mode_to_plotly_with_small_markers(transport, viz, env_name):
+    transport.append("single", 0, 0.5)
+    assert transport.flush(10)
+    pane = json.loads(viz.get_window_data(window_id("single"), env=env_name))
+    (trace,) = pane["content"]["data"]
+    # no "mode": Plotly draws markers below 20 points and a plain line from then on
+    assert "mode" not in trace
+    assert trace["marker"]["size"] <= 6
+    assert (trace["x"], trace["y"]) == ([0.0], [0.5])
+
+
+def test_a_log_axis_is_set_at_creation_and_draws_nonpositive_values_as_gaps(
+    transport, viz, env_name
+):
+    values = [1e-3, 0.0, -1.0, math.nan, 5e-4]
+    for step, value in enumerate(values):
+        transport.append("lr", step, value, ytype="log")
+    transport.log({"lr": 2e-4}, x=5)  # later calls need not repeat it ...
+    transport.log({"lr": 1e-4}, x=6, ytype="linear")  # ... nor can change it
+    transport.append("loss", 0, 0.0)  # linear unless asked: 0 stays 0
+    transport.log({"acc": 0.5}, x=0, ytype="log")
+    assert transport.flush(10)
+
+    assert layout(viz, env_name, "lr")["yaxis"]["type"] == "log"
+    assert layout(viz, env_name, "loss")["yaxis"]["type"] == "linear"
+    assert layout(viz, env_name, "acc")["yaxis"]["type"] == "log"
+    xs, ys = traces(viz, env_name, window_id("lr"))["lr"]
+    assert xs == [float(s) for s in range(7)]
+    assert ys == [1e-3, None, None, None, 5e-4, 2e-4, 1e-4]
+    assert traces(viz, env_name, window_id("loss"))["loss"] == ([0.0], [0.0])
+
+    # appends after the window exists keep the axis (the layout rides along)
+    transport.append("lr", 7, 5e-5)
+    assert transport.flush(10)
+    assert layout(viz, env_name, "lr")["yaxis"]["type"] == "log"
+    # the journal keeps the values a log axis cannot show
+    view = read_journal(transport.journal_path).windows[env_name][window_id("lr")]
+    assert view.ytype == "log"
+    assert list(view.series["lr"].ys)[:3] == [1e-3, 0.0, -1.0]
+
+
+def test_a_bad_ytype_is_skipped_or_raised_naming_the_argument(
+    visdom_server, env_name, viz, tmp_path, caplog
+):
+    caplog.set_level(logging.WARNING, logger="visdomkit")
+    with Transport(visdom_server, env_name, run_dir=tmp_path) as t:
+        t.append("lr", 0, 1e-3, ytype="logarithmic")
+        t.log({"lr": 1e-3, "loss": 1.0}, x=0, ytype="Log")
+        t.append("ok", 0, 1.0)
+        assert t.flush(10)
+    warnings = [r.getMessage() for r in caplog.records if "ytype" in r.getMessage()]
+    assert warnings and all("'linear', 'log' or None" in w for w in warnings)
+    assert viz.win_exists(window_id("lr"), env=env_name) is False
+    assert viz.win_exists(window_id("loss"), env=env_name) is False
+    with Transport(visdom_server, env_name, run_dir=tmp_path, strict=True) as t:
+        with pytest.raises(ValueError, match=r"ytype must be .*got 'logarithmic'"):
+            t.append("lr", 0, 1e-3, ytype="logarithmic")
+        with pytest.raises(ValueError, match="ytype"):
+            t.log({"lr": 1e-3}, ytype=10)
+
+
+def test_a_text_pane_can_be_sized(transport, viz, env_name, tmp_path):
+    transport.text("summary", "<pre>wide</pre>", width=480, height=260)
+    transport.text("plain", "no size")
+    transport.text("bad", "never shown", width=3)  # skipped with a warning
+    assert transport.flush(10)
+    pane = json.loads(viz.get_window_data(window_id("summary"), env=env_name))
+    assert (pane["width"], pane["height"]) == (480, 260)
+    assert json.loads(viz.get_window_data(window_id("plain"), env=env_name))["width"] is None
+    assert viz.win_exists(window_id("bad"), env=env_name) is False
+    strict = Transport(transport.url, env_name, run_dir=tmp_path / "strict", strict=True)
+    with pytest.raises(ValueError, match="height must be None or an int"):
+        strict.text("bad", "x", height=10**6)
+    strict.close()

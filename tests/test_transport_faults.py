@@ -144,9 +144,27 @@ def test_login(tmp_path, caplog):
         )
         log_steps(bad, range(5))
         assert bad.flush(2) is False
+        time.sleep(1.0)  # several refused attempts with backoff
+        log_steps(bad, range(5, 10))  # still journaled
+        assert bad.flush(2) is False
         bad.close(timeout=1)
-        assert read_journal(bad.journal_path).points == 10
+        assert read_journal(bad.journal_path).points == 20
+        # a refused login is reported as such, once, naming the server and the user
+        refused = messages(caplog, "refused the login")
+        assert len(refused) == 1
+        assert server.url in refused[0] and "'ada'" in refused[0] and "password" in refused[0]
+        assert str(bad.journal_path) in refused[0]
+        assert messages(caplog, "unreachable") == []
+
+        anonymous = Transport(server.url, "secure", run_dir=tmp_path / "anon")
+        log_steps(anonymous, range(3))
+        assert anonymous.flush(2) is False
+        anonymous.close(timeout=1)
+        (needed,) = messages(caplog, "requires a login")
+        assert server.url in needed and "VISDOM_USERNAME" in needed
+        assert read_journal(anonymous.journal_path).points == 6
     assert all("pw-1" not in r.getMessage() for r in caplog.records)
+    assert all("'x'" not in r.getMessage() for r in caplog.records)  # the wrong password
 
 
 def _log_in_child(transport: Transport, name: str) -> None:

@@ -102,7 +102,7 @@ def _stage1(server, env, train_loader, val_loader, epochs, progress, seed) -> No
     from visdomkit.training import fit_manual
 
     torch.manual_seed(seed)
-    with LinePlotter(env=env, server=server, xlabel="epoch") as plotter:
+    with LinePlotter(env=env, server=server, xlabel="epoch", log_y={"learning_rate"}) as plotter:
 
         def plot(r):
             plotter.log(

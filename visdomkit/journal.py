@@ -6,13 +6,13 @@ the OS after every batch and fsync'ed at every :meth:`Transport.flush`:
 ``{"t": "open", "v": 1, "env": ..., "server": ..., "pid": ..., "time": ...}``
     first line of every file.
 ``{"t": "win", "w": ID, "name": ..., "kind": "line" | "text", "title": ..., "xlabel": ...,``
-``"ylabel": ...}``
-    once per window, before its first points.
+``"ylabel": ..., "ytype": "linear" | "log"}``
+    once per window, before its first points (``ytype`` is absent from older journals: linear).
 ``{"t": "pts", "w": ID, "s": SERIES, "seq": N, "x": [...], "y": [...]}``
     points of one series in logging order; NaN/±Inf are the strings ``"nan"``/``"inf"``/``"-inf"``
     so the file stays valid JSON and keeps the exact value. ``seq`` numbers the records.
-``{"t": "text", "w": ID, "seq": N, "text": ...}``
-    the new content of a text pane.
+``{"t": "text", "w": ID, "seq": N, "text": ..., "width": ..., "height": ...}``
+    the new content of a text pane (``width``/``height`` in pixels only when they were given).
 
 :func:`read_journal` rebuilds what every window should show from one file or a run folder (a
 torn last line after a crash is skipped); :func:`visdomkit.replay.replay` uploads it.
@@ -114,6 +114,7 @@ class JournalWriter:
                     "title": view.title,
                     "xlabel": view.xlabel,
                     "ylabel": view.ylabel,
+                    "ytype": view.ytype,
                 }
             )
 
@@ -136,7 +137,12 @@ class JournalWriter:
         """Record the new content of a text pane."""
         self._window(view)
         self._seq += 1
-        self._write({"t": "text", "w": view.id, "seq": self._seq, "text": text})
+        record = {"t": "text", "w": view.id, "seq": self._seq, "text": text}
+        if view.width is not None:
+            record["width"] = view.width
+        if view.height is not None:
+            record["height"] = view.height
+        self._write(record)
 
     def flush(self) -> None:
         """Hand written records to the OS (they survive a crash of this process)."""
@@ -242,6 +248,7 @@ def read_journal(path: str | os.PathLike[str]) -> JournalContent:
                             title=rec.get("title", ""),
                             xlabel=rec.get("xlabel", "step"),
                             ylabel=rec.get("ylabel", ""),
+                            ytype="log" if rec.get("ytype") == "log" else "linear",
                         )
                 elif kind == "pts":
                     view = windows.setdefault(rec["w"], WindowView(id=rec["w"], name=rec["w"]))
@@ -253,6 +260,7 @@ def read_journal(path: str | os.PathLike[str]) -> JournalContent:
                         rec["w"], WindowView(id=rec["w"], name=rec["w"], kind="text")
                     )
                     view.set_text(rec["text"])
+                    view.width, view.height = rec.get("width"), rec.get("height")
     if content.bad_lines:
         log.warning("skipped %d unreadable journal line(s) in %s", content.bad_lines, path)
     return content

@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import inspect
 import logging
+import math
 import os
 import re
 import time
@@ -329,7 +330,7 @@ class VisdomLogger(Logger):
             f"<tr><td>{html.escape(str(key))}</td><td>{html.escape(_display(value))}</td></tr>"
             for key, value in flat.items()
         )
-        self._pane("hparams", f"{_TABLE}{rows}</table>")
+        self._pane("hparams", f"{_TABLE}{rows}{_TABLE_END}")
 
     @override
     @rank_zero_only
@@ -393,7 +394,8 @@ class VisdomLogger(Logger):
         except Exception as exc:  # a summary must never stop training
             log.warning("VisdomLogger: no model summary: %s", exc)
             return
-        self._pane("model", f"<pre>{html.escape(summary)}</pre>")
+        content, width, height = _preformatted(summary)
+        self._pane("model", content, width=width, height=height)
 
     @override
     @rank_zero_only
@@ -561,26 +563,41 @@ class VisdomLogger(Logger):
             route = self._routes[key] = (window, series)
         return route
 
-    def _pane(self, name: str, content: str) -> None:
+    def _pane(
+        self, name: str, content: str, *, width: int | None = None, height: int | None = None
+    ) -> None:
         if name in self._panes:
-            self._start().text(_PANE_WINDOW.format(name), content, title=name)
+            self._start().text(
+                _PANE_WINDOW.format(name), content, title=name, width=width, height=height
+            )
 
     def _show_status(self, status: str) -> None:
+        """The status pane: how the run stands, readable on any machine.
+
+        The run is named relative to ``save_dir`` (``name/version_N``); its absolute folder is
+        the cell's tooltip. Times carry their UTC offset, and the elapsed time needs no clock.
+        """
         if "status" not in self._panes:
             return
         last = self._last_step
+        now = time.time()
+        started = self._started_at
+        run = os.path.relpath(self.log_dir, self._save_dir) if self._save_dir else self.log_dir
         rows = [
-            ("status", status),
-            ("env", self.env),
-            ("run folder", os.path.abspath(self.log_dir)),
+            ("status", html.escape(status)),
+            ("env", html.escape(self.env)),
+            (
+                "run",
+                f'<span title="{html.escape(os.path.abspath(self.log_dir))}">'
+                f"{html.escape(run)}</span>",
+            ),
             ("last step", "-" if last is None else f"{last:g}"),
-            ("started", _clock(self._started_at)),
-            ("updated", _clock(time.time())),
+            ("started", html.escape(_clock(started))),
+            ("elapsed", "-" if started is None else _duration(now - started)),
         ]
-        body = "".join(
-            f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>" for k, v in rows
-        )
-        self._pane("status", f"{_TABLE}{body}</table>")
+        # no-break spaces: a key never wraps, a long value does
+        body = "".join(f"<tr><td>{k.replace(' ', '&nbsp;')}</td><td>{v}</td></tr>" for k, v in rows)
+        self._pane("status", f"{_TABLE}{body}{_TABLE_END}")
 
     def _checkpoints_html(self) -> str:
         parts = []
@@ -606,7 +623,7 @@ class VisdomLogger(Logger):
             parts.append(
                 f"<p><b>{html.escape(head)}</b><br><small>{html.escape(str(info['dirpath']))}"
                 f"</small></p>{_TABLE}<tr><th>checkpoint</th>"
-                f"<th>{html.escape(str(monitor or 'score'))}</th></tr>{rows}</table>"
+                f"<th>{html.escape(str(monitor or 'score'))}</th></tr>{rows}{_TABLE_END}"
             )
         return "".join(parts)
 
@@ -624,8 +641,24 @@ class VisdomLogger(Logger):
         return max(versions, default=-1) + 1
 
 
-# inline: a <style> element in a pane would restyle every pane of the page
-_TABLE = '<table style="font-family:monospace;text-align:left;border-spacing:12px 1px">'
+# Inline styles: a <style> element in a pane would restyle every pane of the page. Visdom's page
+# sets bootstrap's `table {border-collapse: collapse}`, which ignores border-spacing (the cells
+# touched: "lr0.001"), and `* {font-family: "Open Sans"}`, which a font set on the table cannot
+# reach the cells through; so the cells are spaced apart with separate borders and keep the page's
+# font, and tall cells (a wrapped value) align at the top.
+_TABLE = (
+    '<table style="border-collapse:separate;border-spacing:12px 2px;text-align:left">'
+    '<tbody style="vertical-align:top">'
+)
+_TABLE_END = "</tbody></table>"
+# A model summary in a <pre>: monospace at this size (bootstrap's is 13 px), and its width per
+# character, about 0.6 em in the usual monospace fonts (DejaVu Sans Mono, Menlo, Liberation Mono;
+# Consolas is narrower).
+_PRE_FONT_PX = 12
+_PRE_LINE_PX = 17
+_PRE_CHAR_PX = 7.3
+_PRE_STYLE = f"font-size:{_PRE_FONT_PX}px;line-height:{_PRE_LINE_PX}px;overflow:auto;margin:0"
+_PANE_MIN_PX, _PANE_MAX_WIDTH_PX, _PANE_MAX_HEIGHT_PX = 250, 900, 640
 
 
 def _check_panes(panes: Any) -> frozenset[str]:
@@ -723,5 +756,53 @@ def _without_userinfo(url: str) -> str:
     return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
 
 
+def _preformatted(text: str) -> tuple[str, int, int]:
+    """``(html, width, height)``: ``text`` in a ``<pre>`` and a pane size (pixels) that shows it
+    whole, up to 900 x 640; past that the ``<pre>`` scrolls, sideways too.
+
+    Example:
+        >>> _preformatted("a" * 80)[1:]
+        (638, 250)
+    """
+    lines = text.splitlines() or [""]
+    cols = max(len(line) for line in lines)
+    # the <pre>'s padding and border (~21 px), visdom's pane bar (~20 px) and a little slack
+    width = math.ceil(cols * _PRE_CHAR_PX) + 54
+    height = len(lines) * _PRE_LINE_PX + 40
+    width = min(max(width, _PANE_MIN_PX), _PANE_MAX_WIDTH_PX)
+    height = min(max(height, _PANE_MIN_PX), _PANE_MAX_HEIGHT_PX)
+    return f'<pre style="{_PRE_STYLE}">{html.escape(text)}</pre>', width, height
+
+
 def _clock(t: float | None) -> str:
-    return "-" if t is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+    """Local time with its UTC offset, so the reader needs no knowledge of the machine.
+
+    Example:
+        >>> _clock(None)
+        '-'
+    """
+    if t is None:
+        return "-"
+    local = time.localtime(t)
+    offset = local.tm_gmtoff or 0
+    sign = "+" if offset >= 0 else "-"
+    hours, minutes = divmod(abs(offset) // 60, 60)
+    zone = "UTC" if offset == 0 else f"UTC{sign}{hours:02d}:{minutes:02d}"
+    return f"{time.strftime('%Y-%m-%d %H:%M', local)} {zone}"
+
+
+def _duration(seconds: float) -> str:
+    """``'42 s'``, ``'3 min 05 s'``, ``'2 h 03 min'``.
+
+    Example:
+        >>> _duration(42.4), _duration(185), _duration(7380)
+        ('42 s', '3 min 05 s', '2 h 03 min')
+    """
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

@@ -144,7 +144,11 @@ def _replay_text(http: wire.VisdomHTTP, env: str, view: WindowView, summary: Rep
         return
     summary.created += pane is None
     summary.rewritten += pane is not None
-    http.post(*wire.text_window(env, view.id, view.title, view.text or ""))
+    http.post(
+        *wire.text_window(
+            env, view.id, view.title, view.text or "", width=view.width, height=view.height
+        )
+    )
 
 
 def _server_traces(pane: dict | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -158,13 +162,18 @@ def _server_traces(pane: dict | None) -> dict[str, tuple[np.ndarray, np.ndarray]
     return traces
 
 
-def _compare(series: Series, held: tuple[np.ndarray, np.ndarray] | None) -> tuple[bool, int]:
+def _compare(
+    series: Series, held: tuple[np.ndarray, np.ndarray] | None, log_y: bool = False
+) -> tuple[bool, int]:
     """``(consistent, covered)``: whether the server's points in the journal's range are journal
-    points, and how many journal points lie at or before the server's last x."""
+    points, and how many journal points lie at or before the server's last x. With ``log_y``
+    journal values <= 0 count as the gaps the server holds for them."""
     if held is None or not len(series):
         return True, 0
     jx = np.frombuffer(series.xs, dtype=float)
     jy = np.frombuffer(series.ys, dtype=float)
+    if log_y:
+        jy = np.where(jy > 0, jy, np.nan)
     sx, sy = held
     inside = sx >= jx[0]
     sx, sy = sx[inside], sy[inside]
@@ -182,7 +191,7 @@ def _replay_line(
     pane = http.window_data(env, view.id)
     held = _server_traces(pane)
     total = view.count()
-    checks = {name: _compare(s, held.get(name)) for name, s in view.series.items()}
+    checks = {name: _compare(s, held.get(name), view.log_y) for name, s in view.series.items()}
     covered = sum(c for _, c in checks.values())
     summary.skipped += covered
     summary.uploaded += total - covered
@@ -204,10 +213,18 @@ def _replay_line(
         for name, s in view.series.items():
             start = checks[name][1]
             if start < len(s):
-                traces = [wire.trace(name, s.xs[start:], s.ys[start:])]
+                traces = [wire.trace(name, s.xs[start:], s.ys[start:], log_y=view.log_y)]
                 http.post(
                     *wire.line_append(
-                        env, view.id, view.title, view.xlabel, view.ylabel, traces, name
+                        env,
+                        view.id,
+                        view.title,
+                        view.xlabel,
+                        view.ylabel,
+                        traces,
+                        name,
+                        showlegend=len(held) > 1,
+                        ytype=view.ytype,
                     )
                 )
         return
@@ -220,12 +237,19 @@ def _rewrite(
     http: wire.VisdomHTTP, env: str, view: WindowView, server_traces: list, max_points: int
 ) -> None:
     merged = WindowView(
-        id=view.id, name=view.name, title=view.title, xlabel=view.xlabel, ylabel=view.ylabel
+        id=view.id,
+        name=view.name,
+        title=view.title,
+        xlabel=view.xlabel,
+        ylabel=view.ylabel,
+        ytype=view.ytype,
     )
     merged.series = {
         name: Series(name, s.xs, s.ys) for name, s in view.series.items()
     }  # a copy: adopt() and decimation change it
     merged.adopt(server_traces)
     merged.enforce_cap(max_points)
-    traces = [wire.trace(s.name, s.xs, s.ys) for s in merged.series.values()]
-    http.post(*wire.line_window(env, view.id, view.title, view.xlabel, view.ylabel, traces))
+    traces = [wire.trace(s.name, s.xs, s.ys, log_y=view.log_y) for s in merged.series.values()]
+    http.post(
+        *wire.line_window(env, view.id, view.title, view.xlabel, view.ylabel, traces, view.ytype)
+    )

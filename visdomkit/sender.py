@@ -6,10 +6,13 @@ that went backwards, or after any failure, since a request that failed may or ma
 applied). Rounds follow each other as fast as the server answers, so a slow server gets fewer,
 larger requests.
 
-Errors are sorted by :mod:`visdomkit.wire`: unreachable, timed out, login refused or HTTP 5xx
-mean the server is in trouble (one warning, exponential backoff, one warning when it is back);
-any other error status belongs to one window (it is retried with its own backoff, and given up
-with an error after five failures while other windows go through).
+Errors are sorted by :mod:`visdomkit.wire`: unreachable, timed out or HTTP 5xx mean the server is
+in trouble, and a refused login (wrong username or password, or none given to a server that needs
+one) means nothing gets through either. Both get one warning that says which it is (the login
+warning names the server and the username, never the password), exponential backoff, and one
+warning when requests go through again. Any other error status belongs to one window (it is
+retried with its own backoff, and given up with an error after five failures while other windows
+go through).
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ class Sender:
         self._state: dict[str, _WindowState] = {}
         self._http: wire.VisdomHTTP | None = None
         self._down_since: float | None = None
+        self._down_kind: str | None = None  # "unreachable" or "login": what was warned about
         self._backoff = 0.0
         self._retry_at = 0.0
 
@@ -176,7 +180,10 @@ class Sender:
                 return
             try:
                 self._send(view)
-            except (wire.VisdomUnavailable, wire.VisdomAuthError) as exc:
+            except wire.VisdomAuthError as exc:
+                self._went_down(f"HTTP {exc.status}", login=True)
+                return
+            except wire.VisdomUnavailable as exc:
                 self._went_down(str(exc))
                 return
             except wire.VisdomRejected as exc:
@@ -196,26 +203,45 @@ class Sender:
             state.contacted = True
         with self.lock:
             if view.kind == "text":
-                endpoint, msg = wire.text_window(self.env, view.id, view.title, view.text or "")
+                endpoint, msg = wire.text_window(
+                    self.env,
+                    view.id,
+                    view.title,
+                    view.text or "",
+                    width=view.width,
+                    height=view.height,
+                )
                 version, full, series, sizes, points = view.text_version, True, [], [], 1
             else:
                 version, full = view.version, view.dirty
                 series = list(view.series.values())
                 sizes = [len(s) for s in series]
                 pending = [s for s in series if s.sent < len(s)]
+                log_y = view.log_y
                 if full:
-                    traces = [wire.trace(s.name, s.xs, s.ys) for s in series]
+                    traces = [wire.trace(s.name, s.xs, s.ys, log_y=log_y) for s in series]
                     endpoint, msg = wire.line_window(
-                        self.env, view.id, view.title, view.xlabel, view.ylabel, traces
+                        self.env, view.id, view.title, view.xlabel, view.ylabel, traces, view.ytype
                     )
                     points = sum(sizes)
                 else:
                     # one trace by name, or every trace in the server's order (empty ones too)
                     chosen = pending if len(pending) == 1 else series
-                    traces = [wire.trace(s.name, s.xs[s.sent :], s.ys[s.sent :]) for s in chosen]
+                    traces = [
+                        wire.trace(s.name, s.xs[s.sent :], s.ys[s.sent :], log_y=log_y)
+                        for s in chosen
+                    ]
                     name = chosen[0].name if len(chosen) == 1 else None
                     endpoint, msg = wire.line_append(
-                        self.env, view.id, view.title, view.xlabel, view.ylabel, traces, name
+                        self.env,
+                        view.id,
+                        view.title,
+                        view.xlabel,
+                        view.ylabel,
+                        traces,
+                        name,
+                        showlegend=len(series) > 1,
+                        ytype=view.ytype,
                     )
                     points = sum(len(s) - s.sent for s in pending)
         self._client().post(endpoint, msg)
@@ -248,20 +274,18 @@ class Sender:
             view.adopt(traces)
             view.enforce_cap(self.max_points)
 
-    def _went_down(self, reason: str) -> None:
+    def _went_down(self, reason: str, *, login: bool = False) -> None:
+        """Nothing gets through: back off. One warning per outage, or when its kind changes."""
+        kind = "login" if login else "unreachable"
         with self.lock:
             self.stats.failures += 1
             self.stats.online = False
             self.failures += 1
             if self._down_since is None:
                 self._down_since = time.monotonic()
-                log.warning(
-                    "Visdom server %s is unreachable (%s). Training continues; points are kept "
-                    "in %s and sent when the server is back.",
-                    self.url,
-                    reason,
-                    self.journal_path,
-                )
+            if self._down_kind != kind:
+                self._down_kind = kind
+                self._warn_down(kind, reason)
             # a request in flight may or may not have been applied: rewrite every window
             for view in self.views.values():
                 view.invalidate()
@@ -278,11 +302,41 @@ class Sender:
             self._backoff = 0.0
             if self._down_since is not None:
                 log.warning(
-                    "Visdom server %s is back after %.1f s; re-sending the windows.",
+                    "Visdom server %s is back after %.1f s%s; re-sending the windows.",
                     self.url,
                     time.monotonic() - self._down_since,
+                    " (the login succeeded)" if self._down_kind == "login" else "",
                 )
                 self._down_since = None
+                self._down_kind = None
+
+    def _warn_down(self, kind: str, reason: str) -> None:
+        keep = f"Training continues; points are kept in {self.journal_path}"
+        if kind == "unreachable":
+            log.warning(
+                "Visdom server %s is unreachable (%s). %s and sent when the server is back.",
+                self.url,
+                reason,
+                keep,
+            )
+        elif self.username:
+            log.warning(
+                "Visdom server %s refused the login of user %r (%s): check the username and "
+                "password (username=/password= or $VISDOM_USERNAME/$VISDOM_PASSWORD). %s and sent "
+                "once a login succeeds.",
+                self.url,
+                self.username,
+                reason,
+                keep,
+            )
+        else:
+            log.warning(
+                "Visdom server %s requires a login (%s): pass username= and password= (or set "
+                "$VISDOM_USERNAME and $VISDOM_PASSWORD). %s and sent once a login succeeds.",
+                self.url,
+                reason,
+                keep,
+            )
 
     def _window_failed(
         self, view: WindowView, exc: wire.VisdomRejected, *, counted: bool = False

@@ -93,6 +93,11 @@ class WindowView:
         title: pane title.
         xlabel: x axis label (line windows).
         ylabel: y axis label (line windows).
+        ytype: y axis type of a line window, ``"linear"`` or ``"log"``. On a log axis values
+            <= 0 are drawn as gaps (they stay in the view and the journal).
+        width: pane width in pixels when the page first shows it (text panes; ``None``: visdom's
+            default).
+        height: pane height in pixels, likewise.
     """
 
     id: str
@@ -101,12 +106,20 @@ class WindowView:
     title: str = ""
     xlabel: str = "step"
     ylabel: str = ""
+    ytype: str = "linear"
+    width: int | None = None
+    height: int | None = None
     series: dict[str, Series] = field(default_factory=dict)
     text: str | None = None
     dirty: bool = True  # the whole window must be (re)written
     version: int = 0  # bumped whenever sent points are invalidated
     text_version: int = 0
     text_sent: int = -1
+
+    @property
+    def log_y(self) -> bool:
+        """Whether the window's y axis is logarithmic."""
+        return self.ytype == "log"
 
     def count(self) -> int:
         return sum(len(s) for s in self.series.values())

@@ -19,10 +19,14 @@ A window that is already on the server when this transport first writes it (an e
 same env, or the run being resumed) is continued by the same rule: its points before this run's
 first x stay.
 
-When the server is down, slow or answering errors, logging calls still return at once: points are
-in the journal, the views stay bounded by decimation, and the sender retries with exponential
-backoff, then rewrites every window from its view once the server is back. One warning is logged
-when the server goes away and one when it is back.
+When the server is down, slow, answering errors or refusing the login, logging calls still return
+at once: points are in the journal, the views stay bounded by decimation, and the sender retries
+with exponential backoff, then rewrites every window from its view once the server is back. One
+warning is logged when the server goes away (a refused login is reported as such, naming the
+server and the username) and one when it is back.
+
+Axes: a window's y axis is linear unless the call that creates it says ``ytype="log"``. On a log
+axis a value <= 0 has no place: it is drawn as a gap, like NaN (the journal keeps the value).
 
 Memory: the queue holds at most ``max_queue`` points (past that, the logging call itself moves
 the queue to the journal), and each view at most ``max_points`` points.
@@ -66,6 +70,21 @@ DEFAULT_MAX_QUEUE = 200_000
 
 _LIVE: weakref.WeakSet[Transport] = weakref.WeakSet()
 _TEXT = object()  # marks a text item in the queue
+_YTYPES = (None, "linear", "log")
+
+
+def _check_ytype(ytype: Any) -> None:
+    if ytype not in _YTYPES:
+        raise BadValue(f"ytype must be 'linear', 'log' or None, got {ytype!r}", ValueError)
+
+
+def _check_size(name: str, value: Any) -> None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or not 50 <= value <= 5000
+    ):
+        raise BadValue(
+            f"{name} must be None or an int from 50 to 5000 (pixels), got {value!r}", ValueError
+        )
 
 
 # -- the transport ----------------------------------------------------------------------------
@@ -84,7 +103,8 @@ class TransportStats:
         failures: failed requests.
         rewrites: whole-window rewrites (first write, decimation, backwards step, reconnect).
         decimations: times a window reached ``max_points`` and was decimated.
-        online: whether the last request reached the server (``None`` before the first).
+        online: whether the last request went through (``None`` before the first); ``False``
+            while the server is unreachable, failing or refusing the login.
     """
 
     queued: int = 0
@@ -258,6 +278,7 @@ class Transport:
         title: str | None = None,
         xlabel: str = "step",
         ylabel: str | None = None,
+        ytype: str | None = None,
     ) -> None:
         """Queue one point of ``series`` (default: the window name) in line window ``window``.
 
@@ -273,9 +294,13 @@ class Transport:
             title: pane title on creation. Default: the window name (shortened when long).
             xlabel: x axis label on creation.
             ylabel: y axis label on creation. Default: the window name.
+            ytype: y axis type on creation: ``"linear"`` (``None``: the default) or ``"log"``.
+                On a log axis values <= 0 are drawn as gaps. Anything else is a bad value
+                (skipped with a warning, or ``ValueError`` with ``strict=True``).
 
         Example:
             >>> transport.append("loss", 10, 0.25, series="train")  # doctest: +SKIP
+            >>> transport.append("lr", 10, 1e-3, ytype="log")  # doctest: +SKIP
         """
         try:
             value = coerce(y)
@@ -287,10 +312,12 @@ class Transport:
                 raise BadValue(f"window must be a non-empty string, got {window!r}")
             if series is not None and (type(series) is not str or not series):
                 raise BadValue(f"series must be a non-empty string or None, got {series!r}")
+            if ytype is not None:
+                _check_ytype(ytype)
         except BadValue as exc:
             self._bad(window, series, exc)
             return
-        self._queue.append((window, series, x, value, title, xlabel, ylabel))
+        self._queue.append((window, series, x, value, title, xlabel, ylabel, ytype))
         if not self._running:
             self._start()
         if len(self._queue) > self.max_queue:
@@ -303,22 +330,26 @@ class Transport:
         *,
         series: str | None = None,
         xlabel: str = "step",
+        ytype: str | None = None,
     ) -> None:
         """Queue one point per metric (one window per key) at the same ``x``.
 
         The cheapest way to log a whole step: one call instead of one :meth:`append` per
-        metric. Bad values are handled as in :meth:`append`.
+        metric. Bad values, and ``x``, ``series``, ``xlabel`` and ``ytype`` (for every window this
+        call creates), are handled as in :meth:`append`.
 
         Example:
             >>> transport.log({"loss": 0.3, "acc": 0.91}, x=step)  # doctest: +SKIP
+            >>> transport.log({"lr": 1e-3}, x=step, ytype="log")  # doctest: +SKIP
         """
-        if x is not None or series is not None:
+        if x is not None or series is not None or ytype is not None:
             try:
                 x = None if x is None else coerce(x)
                 if type(x) is float and not math.isfinite(x):
                     raise BadValue(f"x must be finite, got {x!r}", ValueError)
                 if series is not None and (type(series) is not str or not series):
                     raise BadValue(f"series must be a non-empty string or None, got {series!r}")
+                _check_ytype(ytype)
             except BadValue as exc:
                 for name in metrics:
                     self._bad(name, series, exc)
@@ -332,27 +363,44 @@ class Transport:
             except BadValue as exc:
                 self._bad(name, series, exc)
                 continue
-            queue.append((name, series, x, value, None, xlabel, None))
+            queue.append((name, series, x, value, None, xlabel, None, ytype))
         if not self._running:
             self._start()
         if len(queue) > self.max_queue:
             self._overflow()
 
-    def text(self, window: str, text: str, *, title: str | None = None) -> None:
+    def text(
+        self,
+        window: str,
+        text: str,
+        *,
+        title: str | None = None,
+        width: int | None = None,
+        height: int | None = None,
+    ) -> None:
         """Queue the content of a text/HTML pane; it replaces the pane's previous content.
 
         Args:
             window: pane name (window id from :func:`window_id`, like line windows).
             text: text or HTML.
             title: pane title on creation. Default: the window name.
+            width: pane width in pixels (50 to 5000) when the page first shows the pane, e.g.
+                to fit a wide ``<pre>`` block. Default: visdom's. Sent with every update; a page
+                that already shows the pane keeps its size until reloaded.
+            height: pane height in pixels, likewise.
 
         Example:
             >>> transport.text("hparams", "<b>lr</b>: 0.01<br><b>batch</b>: 64")  # doctest: +SKIP
         """
-        if type(window) is not str or not window or not isinstance(text, str):
-            self._bad(window, None, BadValue(f"text() needs two strings, got {describe(text)}"))
+        try:
+            if type(window) is not str or not window or not isinstance(text, str):
+                raise BadValue(f"text() needs two strings, got {describe(text)}")
+            _check_size("width", width)
+            _check_size("height", height)
+        except BadValue as exc:
+            self._bad(window, None, exc)
             return
-        self._queue.append((window, _TEXT, None, text, title, None, None))
+        self._queue.append((window, _TEXT, None, text, title, None, None, (width, height)))
         if not self._running:
             self._start()
 
@@ -545,7 +593,7 @@ class Transport:
         texts: list[tuple[WindowView, str]] = []
         with self._lock:
             touched: set[str] = set()
-            for window, series, x, y, title, xlabel, ylabel in resolved:
+            for window, series, x, y, title, xlabel, ylabel, extra in resolved:
                 kind = "text" if series is _TEXT else "line"
                 view = self._views.get(window)
                 if view is None:
@@ -556,12 +604,14 @@ class Transport:
                         title=display_title(title or window),
                         xlabel=xlabel or "",
                         ylabel=ylabel or window,
+                        ytype=(extra or "linear") if kind == "line" else "linear",
                     )
                 if view.kind != kind:
                     reason = BadValue(f"window {window!r} is a {view.kind} pane")
                     self._bad(window, None, reason, caller=False)
                     continue
                 if kind == "text":
+                    view.width, view.height = extra
                     view.set_text(y)
                     texts.append((view, y))
                     continue

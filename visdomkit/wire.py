@@ -48,62 +48,137 @@ def nulls(values: Iterable[float]) -> list[float | None]:
     return [v if math.isfinite(v) else None for v in values]
 
 
-def trace(name: str, xs: Sequence[float], ys: Sequence[float]) -> dict[str, Any]:
-    """One line trace, as ``visdom.Visdom.line`` builds it.
+#: y-axis types a line window can have (Plotly's ``layout.yaxis.type``).
+YTYPES = ("linear", "log")
+
+#: Size in pixels of the markers of a short trace (Plotly's default size; visdom's is 10).
+MARKER_SIZE = 6
+
+
+def trace(
+    name: str, xs: Sequence[float], ys: Sequence[float], *, log_y: bool = False
+) -> dict[str, Any]:
+    """One line trace, as ``visdom.Visdom.line`` builds it, but with Plotly's own ``mode``.
+
+    No ``mode`` is sent, so Plotly picks it every time it draws the trace: ``"lines+markers"``
+    while the trace has fewer than 20 points, ``"lines"`` from then on (plotly.js
+    ``scatter/defaults.js``, ``PTS_LINESONLY``; the same in the plotly.js 2.11 that visdom 0.2.4
+    and 0.3.0 serve). A window with one point per epoch therefore shows its first point at once,
+    and a long series stays a clean line. ``marker.maxdisplayed`` would not do that: it thins the
+    markers of a long trace out to that many, it never hides them.
+
+    Args:
+        name: trace name (legend entry).
+        xs: x values.
+        ys: y values; NaN and ±Inf become ``null`` (a gap).
+        log_y: the window has a log y axis: values <= 0, which have no place on it, become gaps
+            too (Plotly would draw a line down to the bottom of the plot for them).
 
     Example:
         >>> trace("val", [0.0, 1.0], [0.5, float("nan")])["y"]
         [0.5, None]
+        >>> trace("lr", [0.0, 1.0], [1e-3, 0.0], log_y=True)["y"]
+        [0.001, None]
     """
     return {
         "x": list(xs),
-        "y": nulls(ys),
+        "y": positives(ys) if log_y else nulls(ys),
         "name": name,
         "type": "scatter",
-        "mode": "lines",
-        "marker": {"size": 10, "symbol": "dot", "line": {"color": "#000000", "width": 0.5}},
+        "marker": {"size": MARKER_SIZE},
     }
 
 
-def line_layout(title: str, xlabel: str, ylabel: str, showlegend: bool) -> dict[str, Any]:
-    """The plotly layout ``visdom.Visdom.line`` sends for these options."""
+def positives(values: Iterable[float]) -> list[float | None]:
+    """Like :func:`nulls`, and values <= 0 become ``None`` too (what a log axis can show).
+
+    Example:
+        >>> positives([1.0, 0.0, -2.0, float("inf")])
+        [1.0, None, None, None]
+    """
+    return [v if math.isfinite(v) and v > 0 else None for v in values]
+
+
+def line_layout(
+    title: str, xlabel: str, ylabel: str, showlegend: bool, ytype: str = "linear"
+) -> dict[str, Any]:
+    """The plotly layout ``visdom.Visdom.line`` sends for these options.
+
+    Args:
+        title: plot title.
+        xlabel: x axis title.
+        ylabel: y axis title.
+        showlegend: whether to show the legend (only worth its ~90 px with several traces).
+        ytype: ``"linear"`` or ``"log"``. A log axis labels its decades as plain decimals down
+            to 1e-5 (``0.001``, ``0.0001``) rather than with SI prefixes (``100μ``), which read
+            oddly for a learning rate; smaller decades fall back to SI prefixes.
+
+    Example:
+        >>> line_layout("lr", "step", "lr", False, "log")["yaxis"]["type"]
+        'log'
+    """
+    if ytype not in YTYPES:
+        raise ValueError(f"ytype must be one of {YTYPES}, got {ytype!r}")
+    yaxis: dict[str, Any] = {"title": ylabel, "type": ytype}
+    if ytype == "log":
+        yaxis["minexponent"] = 5
     return {
         "showlegend": showlegend,
         "title": title,
         "margin": {"l": 60, "r": 60, "t": 60, "b": 60},
         "xaxis": {"title": xlabel},
-        "yaxis": {"title": ylabel},
+        "yaxis": yaxis,
     }
 
 
 def line_window(
-    env: str, win: str, title: str, xlabel: str, ylabel: str, traces: list[dict]
+    env: str,
+    win: str,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    traces: list[dict],
+    ytype: str = "linear",
 ) -> tuple[str, dict]:
-    """``/events`` message that creates or replaces a whole line window."""
+    """``/events`` message that creates or replaces a whole line window.
+
+    The legend shows only when the window has more than one trace.
+    """
     return "events", {
         "data": traces,
         "win": win,
         "eid": env,
-        "layout": line_layout(title, xlabel, ylabel, len(traces) > 1),
+        "layout": line_layout(title, xlabel, ylabel, len(traces) > 1, ytype),
         "opts": {"title": title},
     }
 
 
 def line_append(
-    env: str, win: str, title: str, xlabel: str, ylabel: str, traces: list[dict], name: str | None
+    env: str,
+    win: str,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    traces: list[dict],
+    name: str | None,
+    *,
+    showlegend: bool,
+    ytype: str = "linear",
 ) -> tuple[str, dict]:
     """``/update`` message appending to the traces of a window.
 
     With ``name`` the single trace of that name gets ``traces[0]``; without, ``traces`` must list
     every trace of the window in the server's order (an empty trace changes nothing). The layout
-    rides along so that a window the server lost is recreated with its title.
+    rides along (the server merges it into the stored one) so that a window the server lost is
+    recreated with its title and axes; ``showlegend`` says whether the whole window, not this
+    message, has more than one trace.
     """
     msg = {
         "data": traces,
         "win": win,
         "eid": env,
         "append": True,
-        "layout": line_layout(title, xlabel, ylabel, len(traces) > 1 or name is not None),
+        "layout": line_layout(title, xlabel, ylabel, showlegend, ytype),
         "opts": {},
     }
     if name is not None:
@@ -111,13 +186,30 @@ def line_append(
     return "update", msg
 
 
-def text_window(env: str, win: str, title: str, text: str) -> tuple[str, dict]:
-    """``/events`` message that creates or replaces a text pane."""
+def text_window(
+    env: str,
+    win: str,
+    title: str,
+    text: str,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+) -> tuple[str, dict]:
+    """``/events`` message that creates or replaces a text pane.
+
+    ``width`` and ``height`` (pixels) size the pane when the page first shows it; ``None``
+    leaves visdom's default.
+    """
+    opts: dict[str, Any] = {"title": title}
+    if width is not None:
+        opts["width"] = width
+    if height is not None:
+        opts["height"] = height
     return "events", {
         "data": [{"content": text, "type": "text"}],
         "win": win,
         "eid": env,
-        "opts": {"title": title},
+        "opts": opts,
     }
 
 

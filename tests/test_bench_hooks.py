@@ -37,6 +37,7 @@ def test_bootstrap_interval_and_verdicts():
     assert hooks._verdict(0.5, 1.5, 2.0) == "meets"
     assert hooks._verdict(2.5, 3.0, 2.0) == "misses"
     assert hooks._verdict(-1.0, 3.0, 2.0) == "CI wider than goal"
+    assert hooks._verdict(3.0, 12.0, 2.0) == "misses"  # wide, but wholly above the goal
     assert hooks._verdict(1.5, 2.5, 2.0) == "undecided"
     assert hooks._verdict(0.0, 1.0, None) == ""
 

@@ -438,12 +438,13 @@ def _error_check(model: nn.Module, x: torch.Tensor, variant: Variant, steps: int
 def _verdict(low: float, high: float, goal: float | None) -> str:
     if goal is None or math.isnan(low):
         return ""
-    if high - low >= goal:
-        return "CI wider than goal"
-    if high <= goal:
-        return "meets"
+    # An interval wholly above (or below) the goal decides, however wide it is.
     if low > goal:
         return "misses"
+    if high <= goal:
+        return "meets"
+    if high - low >= goal:
+        return "CI wider than goal"
     return "undecided"
 
 

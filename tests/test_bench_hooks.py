@@ -23,8 +23,10 @@ def test_run_benchmark_returns_rows_for_a_notebook():
     keys = [r.key for r in result.rows]
     assert keys[0] == hooks.BASELINE
     assert {"seed_empty", "lightning", "ours_every_step", "ours_every_100"} <= set(keys)
-    for row in result.rows:
-        assert len(row.overheads) == 3
+    base, *others = result.rows
+    assert base.overheads == [] and math.isnan(base.ci_low) and base.ms_per_step > 0
+    for row in others:
+        assert len(row.overheads) == 3  # one pair (row block, baseline block) per round
         assert row.ci_low <= row.overhead_pct <= row.ci_high
     assert result.meta["rounds"] == 3 and result.meta["steps_per_row"] == 12
     assert result.as_dicts()[0]["key"] == hooks.BASELINE
@@ -38,6 +40,7 @@ def test_bootstrap_interval_and_verdicts():
     assert hooks._verdict(2.5, 3.0, 2.0) == "misses"
     assert hooks._verdict(-1.0, 3.0, 2.0) == "CI wider than goal"
     assert hooks._verdict(3.0, 12.0, 2.0) == "misses"  # wide, but wholly above the goal
+    assert hooks._verdict(-6.4, -0.1, 0.3) == "CI wider than goal"  # below, but far too wide
     assert hooks._verdict(1.5, 2.5, 2.0) == "undecided"
     assert hooks._verdict(0.0, 1.0, None) == ""
 

@@ -11,9 +11,11 @@ import torch
 import torch.nn.functional as F
 from gradient_helpers.common import (
     Branchy,
+    Sink,
     StepReference,
     assert_close,
     env_windows,
+    mlp,
     reference_norm,
     traces,
 )
@@ -30,32 +32,6 @@ def transport(visdom_server, env_name, tmp_path):
     t = Transport(visdom_server, env_name, run_dir=tmp_path / "run", flush_interval=0.05)
     yield t
     t.close()
-
-
-class Sink:
-    """A transport stand-in that keeps the points (for tests about the logger alone)."""
-
-    env = "sink"
-
-    def __init__(self) -> None:
-        self.points: list[tuple[str, float, float]] = []
-
-    def append(self, window, x, y, **kwargs) -> None:
-        self.points.append((window, x, y))
-
-    def window_id(self, name: str) -> str:
-        return name
-
-    def flush(self, timeout=None) -> bool:
-        return True
-
-    def close(self, timeout=None) -> bool:
-        return True
-
-
-def mlp(depth: int = 3, width: int = 16, seed: int = 0) -> DeepMLP:
-    torch.manual_seed(seed)
-    return DeepMLP(depth=depth, width=width)
 
 
 def points(logger: GradientNormLogger, window: str) -> tuple[list[int], list[float]]:

@@ -8,6 +8,8 @@ import math
 import torch
 from torch import nn
 
+from visdomkit.models import DeepMLP
+
 RTOL = 1e-5
 
 
@@ -84,3 +86,29 @@ class Branchy(nn.Module):
         if self.use_branch:
             h = h + self.branch(h)
         return self.head(h)
+
+
+class Sink:
+    """A transport stand-in that keeps the points (for tests about the logger alone)."""
+
+    env = "sink"
+
+    def __init__(self) -> None:
+        self.points: list[tuple[str, float, float]] = []
+
+    def append(self, window, x, y, **kwargs) -> None:
+        self.points.append((window, x, y))
+
+    def window_id(self, name: str) -> str:
+        return name
+
+    def flush(self, timeout=None) -> bool:
+        return True
+
+    def close(self, timeout=None) -> bool:
+        return True
+
+
+def mlp(depth: int = 3, width: int = 16, seed: int = 0) -> DeepMLP:
+    torch.manual_seed(seed)
+    return DeepMLP(depth=depth, width=width)

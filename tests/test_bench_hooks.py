@@ -39,7 +39,7 @@ def test_bootstrap_interval_and_verdicts():
     assert hooks._verdict(0.5, 1.5, 2.0) == "meets"
     assert hooks._verdict(2.5, 3.0, 2.0) == "misses"
     assert hooks._verdict(-1.0, 3.0, 2.0) == "CI wider than goal"
-    assert hooks._verdict(3.0, 12.0, 2.0) == "misses"  # wide, but wholly above the goal
+    assert hooks._verdict(3.0, 12.0, 2.0) == "CI wider than goal"  # wholly above, too wide
     assert hooks._verdict(-6.4, -0.1, 0.3) == "CI wider than goal"  # below, but far too wide
     assert hooks._verdict(1.5, 2.5, 2.0) == "undecided"
     assert hooks._verdict(0.0, 1.0, None) == ""

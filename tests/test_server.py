@@ -138,6 +138,7 @@ def test_server_never_outlives_its_parent(tmp_path, mode, how):
     parent = subprocess.Popen(
         [sys.executable, "-c", _PARENT, str(tmp_path), mode],
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     try:
@@ -145,7 +146,13 @@ def test_server_never_outlives_its_parent(tmp_path, mode, how):
         assert psutil.pid_exists(server_pid)
         if how is not None:
             os.kill(parent.pid, how)
-        parent.wait(30)
+        try:
+            # stop() takes at most 15 s; a loaded CI machine once needed more than 30 s here
+            parent.wait(60)
+        except subprocess.TimeoutExpired:
+            parent.kill()
+            _, err = parent.communicate(timeout=10)
+            pytest.fail(f"parent ({mode}, {how}) did not exit within 60 s; its stderr:\n{err}")
         assert _gone(server_pid), f"server {server_pid} outlived its parent ({mode}, {how})"
     finally:
         parent.kill()

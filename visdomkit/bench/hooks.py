@@ -509,23 +509,22 @@ def run_benchmark(
 
     # Each row's block is paired with a baseline block run right before or after it (a coin
     # flip), so that the slow drifts of a shared machine cancel within the pair.
-    times: dict[str, list[float]] = {v.key: [] for v in rows}
-    paired_base: dict[str, list[float]] = {v.key: [] for v in rows}  # the baseline's pair
+    baseline, *others = rows  # variants() lists the baseline first
+    times: dict[str, list[float]] = {v.key: [] for v in others}
+    paired_base: dict[str, list[float]] = {v.key: [] for v in others}
     done = 0
     while True:
-        order = [v for v in rows if v.key != BASELINE]
+        order = list(others)
         shuffler.shuffle(order)
         gc.collect()  # once per round, outside the timed blocks
         for variant in order:
             first_base = shuffler.random() < 0.5
             if first_base:
-                base = _block(model, x, rows[0], block)
-            t = _block(model, x, variant, block)
+                base = _block(model, x, baseline, block)
+            times[variant.key].append(_block(model, x, variant, block))
             if not first_base:
-                base = _block(model, x, rows[0], block)
-            times[variant.key].append(t)
+                base = _block(model, x, baseline, block)
             paired_base[variant.key].append(base)
-            times[BASELINE].append(base)
         done += 1
         summary = _summarize(rows, times, paired_base, block)
         if progress:
@@ -567,21 +566,12 @@ def _summarize(
     paired_base: dict[str, list[float]],
     block: int,
 ) -> list[Row]:
-    out = []
-    for variant in rows:
+    baseline, *others = rows
+    all_base = [b for blocks in paired_base.values() for b in blocks]  # every baseline block
+    base_ms = 1000.0 * statistics.median(all_base) / block
+    out = [Row(BASELINE, baseline.label, base_ms, 0.0, math.nan, math.nan)]
+    for variant in others:
         t, base = times[variant.key], paired_base[variant.key]
-        if variant.key == BASELINE:  # every block of it, from all the pairs: no overhead
-            out.append(
-                Row(
-                    BASELINE,
-                    variant.label,
-                    1000.0 * statistics.median(t) / block,
-                    0.0,
-                    math.nan,
-                    math.nan,
-                )
-            )
-            continue
         overheads = [100.0 * (a / b - 1.0) for a, b in zip(t, base, strict=True)]
         low, high = bootstrap_median_ci(overheads)
         out.append(
